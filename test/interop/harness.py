@@ -1,0 +1,93 @@
+"""Helpers for interop tests: run strapto-cli peers, cross-connect their
+JSON-lines signaling, and check results. Used by test_*.py in this folder."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.environ.get("STRAPTO_CLI", os.path.join(ROOT, "build", "strapto-cli"))
+ADDR = os.environ.get("STRAPTO_ICE_ADDRESSES", "127.0.0.1").split(",")[0]
+SIGNAL_TYPES = ("offer", "answer", "candidate", "end-of-candidates")
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+class Peer:
+    """A strapto-cli peer process. Signaling lines it prints go to `on_signal`;
+    other JSON lines (summary) are kept in `.other`."""
+
+    def __init__(self, args, name, stderr_path=None, env=None):
+        self.name = name
+        self.other = []
+        self.on_signal = None
+        self.lock = threading.Lock()
+        self.err = open(stderr_path, "wb") if stderr_path else None
+        cmd = [CLI, "peer"] + args
+        log(name, "start:", " ".join(cmd))
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err if self.err else None, env=env)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                log(self.name, "non-JSON stdout:", line[:200])
+                continue
+            if msg.get("type") in SIGNAL_TYPES:
+                if self.on_signal:
+                    self.on_signal(msg)
+            else:
+                with self.lock:
+                    self.other.append(msg)
+
+    def send(self, msg):
+        try:
+            self.p.stdin.write((json.dumps(msg) + "\n").encode())
+            self.p.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def wait(self, timeout):
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log(self.name, "timed out; killing")
+            self.p.kill()
+            rc = self.p.wait()
+        self.t.join(5)
+        return rc
+
+    def summary(self):
+        with self.lock:
+            for m in self.other:
+                if m.get("type") == "summary":
+                    return m
+        return None
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+
+
+def connect(a, b):
+    """Cross-connect the signaling of two Peer objects."""
+    a.on_signal = b.send
+    b.on_signal = a.send
+
+
+def check(cond, what):
+    if not cond:
+        log("FAIL:", what)
+        sys.exit(1)
+    log("ok:", what)
