@@ -85,8 +85,8 @@ cli/strapto-cli: $(CLI)
 $(BUILD)/test/%: test/unit/%.c $(STLIB) test/unit/testutil.h
 	$(CC) $(ALL_CFLAGS) -Itest/unit -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(LDLIBS_ALL)
 
-$(BUILD)/test/%: test/prog/%.c $(STLIB)
-	$(CC) $(ALL_CFLAGS) -Itest/unit -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(LDLIBS_ALL)
+$(BUILD)/test/%: test/prog/%.c $(STLIB) $(BUILD)/cli/sigio.o
+	$(CC) $(ALL_CFLAGS) -Itest/unit -o $@ $< $(BUILD)/cli/sigio.o $(STLIB) $(ALL_LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/examples/%: examples/c/%.c $(SHLIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD) -lstrapto -Wl,-rpath,'$$ORIGIN/..' $(ALL_LDFLAGS)

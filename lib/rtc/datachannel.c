@@ -397,11 +397,12 @@ int strapto_dc_send(strapto_dc *dc, const void *data, size_t len, int binary)
         len = 1;
     }
     size_t max = strapto_peer_max_message_size(pc);
-    if (len > max) return STRAPTO_ETOOBIG;
     g_mutex_lock(&pc->mu);
     int rc;
     if (dc->state != STRAPTO_DC_OPEN || pc->closed || !pc->sctp) {
         rc = STRAPTO_ESTATE;
+    } else if (len > max) {
+        rc = STRAPTO_ETOOBIG;
     } else if (!pc->q_head && (rc = send_now(pc, dc, ppid, data, len)) != STRAPTO_EAGAIN) {
         /* sent, or failed for good */
     } else if (pc->queued + len > pc->max_buffered) {

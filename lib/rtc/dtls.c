@@ -218,6 +218,7 @@ void st_dtls_start(st_dtls *d)
 void st_dtls_input(st_dtls *d, const uint8_t *data, size_t len)
 {
     int err = 0, done = 0, closed = 0;
+    if (len == 0) return; /* a zero-length read would look like EOF to OpenSSL */
     g_mutex_lock(&d->mu);
     if (d->failed || d->closed) {
         g_mutex_unlock(&d->mu);

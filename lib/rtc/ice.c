@@ -17,6 +17,7 @@ struct st_ice {
     int gathering, gathered;
     int state;
     int remote_set;
+    int restarting; /* until a pair is selected with the new credentials */
     size_t n_remote;
     char *ufrag, *pwd;
     char *remote_ufrag, *remote_pwd;
@@ -226,13 +227,17 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
                              gpointer data)
 {
     st_ice *ice = data;
-    if (st_log_level_cached < STRAPTO_LOG_DEBUG) return;
     char a[NICE_ADDRESS_STRING_LEN], b[NICE_ADDRESS_STRING_LEN];
     nice_address_to_string(&l->addr, a);
     nice_address_to_string(&r->addr, b);
-    ST_DEBUG("ice", "selected pair %s:%u -> %s:%u", a, nice_address_get_port(&l->addr), b,
-             nice_address_get_port(&r->addr));
-    (void)ice;
+    if (ice->restarting) {
+        ice->restarting = 0;
+        ST_INFO("ice", "ICE restart complete: selected pair %s:%u -> %s:%u", a, nice_address_get_port(&l->addr), b,
+                nice_address_get_port(&r->addr));
+    } else {
+        ST_DEBUG("ice", "selected pair %s:%u -> %s:%u", a, nice_address_get_port(&l->addr), b,
+                 nice_address_get_port(&r->addr));
+    }
 }
 
 static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
@@ -393,6 +398,7 @@ int st_ice_restart(st_ice *ice)
     g_free(ice->remote_pwd);
     ice->remote_ufrag = ice->remote_pwd = NULL;
     ice->n_remote = 0;
+    ice->restarting = 1;
     ST_INFO("ice", "ICE restart: new local credentials");
     return 0;
 }

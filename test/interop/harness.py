@@ -8,7 +8,9 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLI = os.environ.get("STRAPTO_CLI", os.path.join(ROOT, "build", "strapto-cli"))
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+CLI = os.environ.get("STRAPTO_CLI", os.path.join(BUILD, "strapto-cli"))
+OUT = os.path.join(ROOT, "test", "out")
 ADDR = os.environ.get("STRAPTO_ICE_ADDRESSES", "127.0.0.1").split(",")[0]
 SIGNAL_TYPES = ("offer", "answer", "candidate", "end-of-candidates")
 
@@ -21,13 +23,13 @@ class Peer:
     """A strapto-cli peer process. Signaling lines it prints go to `on_signal`;
     other JSON lines (summary) are kept in `.other`."""
 
-    def __init__(self, args, name, stderr_path=None, env=None):
+    def __init__(self, args, name, stderr_path=None, env=None, cmd=None):
         self.name = name
         self.other = []
         self.on_signal = None
         self.lock = threading.Lock()
         self.err = open(stderr_path, "wb") if stderr_path else None
-        cmd = [CLI, "peer"] + args
+        cmd = (cmd or [CLI, "peer"]) + args
         log(name, "start:", " ".join(cmd))
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self.err if self.err else None, env=env)
