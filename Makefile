@@ -57,7 +57,7 @@ SHLIB    := $(BUILD)/libstrapto.so.$(VERSION)
 STLIB    := $(BUILD)/libstrapto.a
 CLI      := $(BUILD)/strapto-cli
 
-.PHONY: all deps test check fuzz install uninstall clean demo bench tests-build
+.PHONY: all deps deps-check test check fuzz install uninstall clean demo bench tests-build
 all: $(SHLIB) $(STLIB) cli/strapto-cli
 
 $(BUILD)/%.o: %.c $(HEADERS) $(wildcard lib/*/*.h) | $(BUILD)/.dirs
@@ -94,7 +94,8 @@ $(BUILD)/examples/%: examples/c/%.c $(SHLIB)
 tests-build: all $(UNIT_BIN) $(TESTPROG_BIN) $(EX_BIN)
 
 # The whole suite runs inside a network namespace the runner creates.
-test: tests-build
+test: deps-check
+	@$(MAKE) --no-print-directory tests-build
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) test/run.sh
 
 check: test
@@ -125,7 +126,7 @@ install: all
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/strapto-cli
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@PKGS@|$(PKGS)|' strapto.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/strapto.pc
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@PRIVLIBS@|$(LDLIBS_ALL)|' strapto.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/strapto.pc
 	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done; true
 	for m in man/*.3; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done; true
 
@@ -143,10 +144,17 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_BUILD) $(DEB_TEST)
 	cd test/browser && npm install --no-audit --no-fund --silent
 
+# `make test` and `make demo` on a fresh machine: install what is missing
+# (a quick dpkg query when everything is there already).
+deps-check:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_BUILD) $(DEB_TEST) 2>&1 | grep -v ' installed$$' || true); \
+	if [ -n "$$missing" ] || [ ! -d test/browser/node_modules ]; then \
+	  echo "make: installing dependencies (make deps)"; $(MAKE) --no-print-directory deps; fi
+
 bench: all
 	bench/dc
 
-demo: deps all
+demo: deps-check all
 	@echo "The model stream server (issue 4) is not built yet; see README." >&2; exit 1
 
 clean:

@@ -39,7 +39,7 @@ if [ "$SANITIZE" = 1 ]; then
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 fi
 OUT="$ROOT/test/out"
-rm -rf "$OUT"; mkdir -p "$OUT"
+rm -rf "$OUT"; mkdir -p "$OUT/unit" "$OUT/interop"
 ONLY=${TEST_ONLY:-}
 
 pass=0; fail=0; failed=()
