@@ -18,7 +18,7 @@
 #define SEND_LOW_WATER (1024 * 1024)
 
 typedef struct {
-    int offer, answer, echo, trickle;
+    int offer, answer, echo, trickle, relay_only;
     const char *send_path, *recv_path, *label, *stun, *turn;
     char local[1024];
     const char *channels[MAX_CHANNELS];
@@ -64,7 +64,8 @@ static void usage(FILE *f)
             "  --label NAME                channel label (default strapto)\n"
             "  --no-trickle                send one complete SDP after gathering\n"
             "  --local-address ADDR        an address or interface ICE may use (repeatable)\n"
-            "  --stun URI / --turn URI     stun:HOST[:PORT], turn:USER:PASS@HOST[:PORT]\n"
+            "  --stun URI / --turn URI     stun:HOST[:PORT], turn:USER:PASS@HOST[:PORT][?transport=udp|tcp]\n"
+            "  --relay-only                use TURN relay candidates only (needs --turn)\n"
             "  --channel SPEC              another channel: LABEL[,unordered][,max-retransmits=N]\n"
             "                              [,max-packet-life-time=MS][,protocol=P][,id=N (negotiated)]\n"
             "  --chunk BYTES               message size for --send (default 65536, capped by the remote)\n"
@@ -240,6 +241,7 @@ static const struct option long_opts[] = {
     {"local-address", required_argument, 0, 'L'},
     {"stun", required_argument, 0, 'S'},
     {"turn", required_argument, 0, 'U'},
+    {"relay-only", no_argument, 0, 'Y'},
     {"channel", required_argument, 0, 'c'},
     {"chunk", required_argument, 0, 'k'},
     {"max-message-size", required_argument, 0, 'm'},
@@ -278,6 +280,7 @@ static int parse_opts(int argc, char **argv, peer_opts *o)
             break;
         case 'S': o->stun = optarg; break;
         case 'U': o->turn = optarg; break;
+        case 'Y': o->relay_only = 1; break;
         case 'c':
             if (o->n_channels == MAX_CHANNELS) {
                 fprintf(stderr, "strapto-cli peer: at most %d --channel options\n", MAX_CHANNELS);
@@ -343,6 +346,7 @@ static int run(peer_app *a)
     cfg.stun_servers = o->stun;
     cfg.turn_servers = o->turn;
     cfg.max_message_size = o->max_message;
+    cfg.relay_only = o->relay_only;
     strapto_peer_callbacks app = {NULL, on_state, on_datachannel, a};
     rc = sig_new(ctx, &cfg, o->offer, o->trickle, &app, &a->sig);
     if (rc < 0) {

@@ -63,6 +63,8 @@ typedef struct strapto_peer_config {
     size_t max_message_size;      /* advertised; 0: 262144 (256 KiB); max 16 MiB */
     size_t max_buffered;          /* send queue bound per peer; 0: 16 MiB */
     uint16_t port_min, port_max;  /* UDP port range for host candidates; 0: any */
+    int relay_only;               /* 1: gather TURN relay candidates only (the W3C
+                                     iceTransportPolicy "relay"); needs turn_servers */
 } strapto_peer_config;
 
 typedef struct strapto_peer_callbacks {

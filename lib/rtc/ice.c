@@ -165,6 +165,13 @@ static int configure(st_ice *ice, const st_ice_config *cfg)
         g_strfreev(v);
         if (rc) return rc;
     }
+    if (cfg->relay_only) {
+        if (!cfg->turn_servers || !*cfg->turn_servers) {
+            ST_ERR("ice", "relay_only needs a TURN server");
+            return STRAPTO_EINVAL;
+        }
+        g_object_set(ice->agent, "force-relay", TRUE, NULL);
+    }
     if (cfg->port_min || cfg->port_max)
         nice_agent_set_port_range(ice->agent, ice->stream, 1, cfg->port_min, cfg->port_max);
     return 0;

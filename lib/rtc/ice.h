@@ -18,6 +18,7 @@ typedef struct st_ice_config {
     const char *turn_servers;     /* comma-separated "turn:user:pass@host[:port][?transport=udp|tcp]" */
     const char *local_addresses;  /* comma-separated IPs or interface names; NULL/"": all */
     uint16_t port_min, port_max;
+    int relay_only;
 } st_ice_config;
 
 typedef struct st_ice_callbacks {

@@ -223,7 +223,7 @@ int strapto_peer_new(strapto_ctx *ctx, const strapto_peer_config *cfg, const str
     pc->sess_id &= 0x3fffffffffffffffULL;
     st_ctx_obj_add(ctx);
 
-    st_ice_config ic = {pc->stun, pc->turn, pc->local_addrs, pc->port_min, pc->port_max};
+    st_ice_config ic = {pc->stun, pc->turn, pc->local_addrs, pc->port_min, pc->port_max, cfg->relay_only};
     static const st_ice_callbacks icbs = {ice_candidate, ice_state, ice_data};
     int rc = st_ice_new(pc->mc, &ic, &icbs, pc, &pc->ice);
     if (rc < 0) {
