@@ -29,7 +29,7 @@ struct side {
     strapto_dc *remote_dc; /* last channel the remote opened */
     GMutex mu;
     GPtrArray *msgs;       /* GBytes, first byte 0/1 = binary flag */
-    atomic_int opens, closes, lows;
+    atomic_int opens, closes, lows, failed;
     int close_in_message;  /* close the channel from inside on_message */
     int free_in_message;   /* free the peer from inside on_message */
 };
@@ -84,7 +84,12 @@ static void on_candidate(strapto_peer *pc, const char *cand, const char *mid, in
     if (s->other->pc) strapto_peer_add_remote_candidate(s->other->pc, cand, mid);
 }
 
-static void on_state(strapto_peer *pc, int st, void *u) { atomic_store(&((side *)u)->state, st); }
+static void on_state(strapto_peer *pc, int st, void *u)
+{
+    side *s = u;
+    if (st == STRAPTO_PEER_FAILED) atomic_fetch_add(&s->failed, 1);
+    atomic_store(&s->state, st);
+}
 
 static void on_datachannel(strapto_peer *pc, strapto_dc *dc, void *u)
 {
@@ -484,6 +489,34 @@ static void test_hostile_input(strapto_ctx *ctx)
     pair_free(&victim);
 }
 
+/* A remote certificate that does not match the SDP fingerprint fails the
+ * connection on the side that checks it, and no channel opens. */
+static void test_fingerprint_mismatch(strapto_ctx *ctx)
+{
+    pair p;
+    REQUIRE(pair_new(ctx, &p, 0) == 0);
+    strapto_dc_callbacks ca = cbs_for(&p.a);
+    strapto_dc *dc = NULL;
+    CHECK_EQ_INT(strapto_peer_create_dc(p.a.pc, NULL, &ca, &dc), 0);
+    char *offer = NULL, *answer = NULL;
+    REQUIRE(strapto_peer_create_offer(p.a.pc, &offer) == 0);
+    REQUIRE(strapto_peer_set_remote_description(p.b.pc, "offer", offer) == 0);
+    REQUIRE(strapto_peer_create_answer(p.b.pc, &answer) == 0);
+    char *fp = strstr(answer, "a=fingerprint:sha-256 ");
+    REQUIRE(fp != NULL);
+    fp += strlen("a=fingerprint:sha-256 ");
+    fp[0] = fp[0] == 'A' ? 'B' : 'A'; /* one nibble off */
+    REQUIRE(strapto_peer_set_remote_description(p.a.pc, "answer", answer) == 0);
+    WAIT_UNTIL(atomic_load(&p.a.state) == STRAPTO_PEER_CLOSED, 5000);
+    CHECK_EQ_INT(atomic_load(&p.a.state), STRAPTO_PEER_CLOSED);
+    CHECK_EQ_INT(atomic_load(&p.a.failed), 1);
+    CHECK_EQ_INT(atomic_load(&p.a.opens), 0);
+    CHECK_EQ_INT(atomic_load(&p.b.remote_channels), 0);
+    strapto_free(offer);
+    strapto_free(answer);
+    pair_free(&p);
+}
+
 static void test_api_errors(strapto_ctx *ctx)
 {
     strapto_peer *pc = NULL;
@@ -533,6 +566,7 @@ int main(void)
     test_buffered(ctx);
     test_callbacks_that_close(ctx);
     test_hostile_input(ctx);
+    test_fingerprint_mismatch(ctx);
     strapto_ctx_free(ctx);
     TEST_DONE();
 }
