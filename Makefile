@@ -29,7 +29,7 @@ SANFLAGS :=
 OPT     := -O2 -g
 endif
 
-PKGS    := glib-2.0 gthread-2.0 nice openssl jansson usrsctp
+PKGS    := glib-2.0 gthread-2.0 gio-2.0 nice openssl jansson usrsctp libsoup-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -136,7 +136,7 @@ uninstall:
 
 # ---- dependencies (Debian bookworm) ----
 DEB_BUILD := build-essential pkg-config libglib2.0-dev libnice-dev libssl-dev libjansson-dev \
-             libusrsctp-dev libsrtp2-dev clang libclang-rt-14-dev
+             libusrsctp-dev libsrtp2-dev libsoup-3.0-dev glib-networking clang libclang-rt-14-dev
 DEB_TEST  := python3 python3-aiortc python3-websockets python3-pytest iproute2 nftables \
              chromium mandoc valgrind procps coturn
 deps:
