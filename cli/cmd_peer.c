@@ -369,8 +369,9 @@ static int run(peer_app *a)
         char label[256], proto[256];
         if (parse_channel(o->channels[i], &init, label, sizeof label, proto, sizeof proto) < 0) {
             fprintf(stderr, "strapto-cli peer: bad --channel '%s'\n", o->channels[i]);
-            rc = STRAPTO_EINVAL;
-            break;
+            sig_free(a->sig);
+            strapto_ctx_free(ctx);
+            return 2;
         }
         if (!init.negotiated && !o->offer) continue; /* the offerer opens in-band channels */
         rc = strapto_peer_create_dc(a->pc, &init, &dcb, &dc);

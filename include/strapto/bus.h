@@ -10,6 +10,8 @@
  *
  * Bounds: type <= 128 bytes, source <= 128 bytes, payload <= 1 MiB
  * (STRAPTO_BUS_MAX_PAYLOAD); larger input is refused with STRAPTO_ETOOBIG.
+ * The type is printable ASCII, the source UTF-8 without control characters
+ * (STRAPTO_EINVAL otherwise); the payload is any one JSON value.
  */
 #ifndef STRAPTO_BUS_H
 #define STRAPTO_BUS_H

@@ -30,9 +30,10 @@ STRAPTO_API void strapto_ctx_options_init(strapto_ctx_options *opts);
 STRAPTO_API int strapto_ctx_new(const strapto_ctx_options *opts, strapto_ctx **out);
 
 /* Stop every loop thread, join them and free the context. Every object
- * created on the context must have been freed first (objects still alive
- * are logged as a leak and closed). Must not be called from a loop thread
- * of this context. NULL is ignored. */
+ * created on the context must have been freed first: objects still alive
+ * are logged as a leak and must not be used afterwards (bus subscriptions
+ * still registered are freed with the bus). Called from a loop thread of
+ * this context it refuses with a log line and does nothing. NULL is ignored. */
 STRAPTO_API void strapto_ctx_free(strapto_ctx *ctx);
 
 /* Number of loop threads. */

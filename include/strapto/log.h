@@ -1,6 +1,7 @@
 /* libstrapto — logging.
  *
- * The log is process-wide. Each event is one line: "LEVEL module: message".
+ * The log is process-wide. Each event is one line: "level module: message"
+ * (level in lower case: error, warn, info, debug, trace).
  * By default lines go to stderr at level WARN or more severe; the initial
  * level is read from the STRAPTO_LOG_LEVEL environment variable
  * (error|warn|info|debug|trace or 0..4) on first use. Secrets are never
@@ -39,7 +40,9 @@ STRAPTO_API int strapto_log_level_parse(const char *name);
 /* Static name of a level ("error", ...), or "?" */
 STRAPTO_API const char *strapto_log_level_name(int level);
 
-/* Install a handler (NULL restores the stderr handler). `user` is passed back. */
+/* Install a handler (NULL restores the stderr handler). `user` is passed
+ * back. A handler being replaced may still be running on another thread
+ * when this returns. */
 STRAPTO_API void strapto_log_set_handler(strapto_log_fn fn, void *user);
 
 /* Emit a line through the installed handler (for bindings and the CLI). */

@@ -7,7 +7,10 @@
  *
  * Threads: a peer is pinned to one loop of its context; every callback of
  * the peer and of its channels runs on that loop's thread. All functions may
- * be called from any thread, including from inside callbacks.
+ * be called from any thread, including from inside callbacks; a call from
+ * inside a callback into a peer on another loop waits for that loop while
+ * still running its own loop's work, so loops calling each other do not
+ * deadlock (your callbacks may then run nested inside that call).
  *
  * Lifetime: strapto_peer_free() closes the peer and releases the caller's
  * reference; after it returns no callback of that peer or its channels
@@ -54,7 +57,7 @@ enum strapto_dc_state {
 
 typedef struct strapto_peer_config {
     /* Comma-separated lists (NULL or "" for none). */
-    const char *stun_servers;     /* "stun:HOST[:PORT]" */
+    const char *stun_servers;     /* "stun:HOST[:PORT]"; libnice uses one: the first */
     const char *turn_servers;     /* "turn:USER:PASS@HOST[:PORT][?transport=udp|tcp]" */
     const char *local_addresses;  /* IP addresses ICE may use; NULL: the
                                      STRAPTO_ICE_ADDRESSES environment variable,
@@ -84,6 +87,7 @@ typedef struct strapto_peer_callbacks {
 STRAPTO_API void strapto_peer_config_init(strapto_peer_config *cfg);
 
 /* Create a peer connection. `cfg` and `cbs` may be NULL; both are copied.
+ * STUN/TURN host names are resolved here, on the calling thread.
  * On success *out owns a reference; release it with strapto_peer_free(). */
 STRAPTO_API int strapto_peer_new(strapto_ctx *ctx, const strapto_peer_config *cfg,
                                  const strapto_peer_callbacks *cbs, strapto_peer **out);
@@ -111,7 +115,9 @@ STRAPTO_API int strapto_peer_set_remote_description(strapto_peer *pc, const char
 STRAPTO_API int strapto_peer_local_description(strapto_peer *pc, char **sdp_out);
 
 /* Add a remote candidate ("candidate:..." with or without "a="). `mid`
- * may be NULL. NULL or "" candidate: the remote's end of candidates. */
+ * may be NULL. NULL or "" candidate: the remote's end of candidates.
+ * Candidates that arrive before the remote description are kept (64 at
+ * most, STRAPTO_ELIMIT past that) and applied with it. */
 STRAPTO_API int strapto_peer_add_remote_candidate(strapto_peer *pc, const char *candidate,
                                                   const char *mid);
 
@@ -128,8 +134,10 @@ STRAPTO_API int strapto_peer_state(strapto_peer *pc);
 /* Static name of a state ("new", "connecting", ...). */
 STRAPTO_API const char *strapto_peer_state_name(int state);
 
-/* The maximum message size a channel of this peer can send now (the smaller
- * of the local and remote values), 0 before the remote description. */
+/* The largest message a channel of this peer can send now: the remote's
+ * max-message-size (64 KiB when its SDP gives none, RFC 8841), at most
+ * 2 MiB (what the SCTP send buffer takes at once); 0 before the remote
+ * description. */
 STRAPTO_API size_t strapto_peer_max_message_size(strapto_peer *pc);
 
 /* ---- Data channels ---------------------------------------------------- */
@@ -161,7 +169,9 @@ STRAPTO_API void strapto_dc_init_default(strapto_dc_init *init);
 
 /* Create a channel. May be called before the connection is up; it opens
  * when SCTP is. `init` may be NULL (defaults). *out is borrowed (see
- * Lifetime). Callbacks may be given now (`cbs`, may be NULL) or later. */
+ * Lifetime). Callbacks may be given now (`cbs`, may be NULL) or later.
+ * on_open may run on the loop before this returns to another thread: use
+ * the callback's `dc` argument there, not *out. */
 STRAPTO_API int strapto_peer_create_dc(strapto_peer *pc, const strapto_dc_init *init,
                                        const strapto_dc_callbacks *cbs, strapto_dc **out);
 
@@ -171,7 +181,9 @@ STRAPTO_API int strapto_dc_set_callbacks(strapto_dc *dc, const strapto_dc_callba
 /* Queue a message. binary = 0 sends a string message (len 0 allowed).
  * STRAPTO_ESTATE before the channel opened or after it closed,
  * STRAPTO_ETOOBIG past max-message-size, STRAPTO_EAGAIN when the peer's
- * send queue is at its bound. The data is copied or sent before return. */
+ * send queue (shared by its channels) is at its bound: on_buffered_amount_low
+ * then fires for this channel once the queue has drained to half. The data
+ * is copied or sent before return. */
 STRAPTO_API int strapto_dc_send(strapto_dc *dc, const void *data, size_t len, int binary);
 
 /* Bytes accepted by strapto_dc_send() not yet handed to SCTP. */

@@ -203,9 +203,19 @@ static gboolean sync_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The loop index of the calling thread, or -1 when it is not one of ctx's. */
+static int current_loop(strapto_ctx *ctx)
+{
+    GThread *self = g_thread_self();
+    for (int i = 0; i < ctx->n; i++)
+        if (ctx->loops[i].thread == self) return i;
+    return -1;
+}
+
 void st_ctx_run_sync(strapto_ctx *ctx, int index, strapto_task_fn fn, void *user)
 {
-    if (st_ctx_on_loop(ctx, index)) {
+    int me = current_loop(ctx);
+    if (me == index) {
         fn(user);
         return;
     }
@@ -218,7 +228,21 @@ void st_ctx_run_sync(strapto_ctx *ctx, int index, strapto_task_fn fn, void *user
     g_source_attach(s, ctx->loops[index].mc);
     g_source_unref(s);
     g_mutex_lock(&t.mu);
-    while (!t.done) g_cond_wait(&t.cond, &t.mu);
+    if (me < 0) {
+        while (!t.done) g_cond_wait(&t.cond, &t.mu);
+    } else {
+        /* Called from another loop of this context (a callback calling into
+         * an object on another loop). That loop may at this moment wait for
+         * ours in the same way: keep dispatching our own loop's work while
+         * waiting, so two loops calling each other never deadlock. */
+        GMainContext *own = ctx->loops[me].mc;
+        while (!t.done) {
+            g_mutex_unlock(&t.mu);
+            while (g_main_context_iteration(own, FALSE)) {}
+            g_mutex_lock(&t.mu);
+            if (!t.done) g_cond_wait_until(&t.cond, &t.mu, g_get_monotonic_time() + 500);
+        }
+    }
     g_mutex_unlock(&t.mu);
     g_mutex_clear(&t.mu);
     g_cond_clear(&t.cond);

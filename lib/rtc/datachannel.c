@@ -407,6 +407,10 @@ int strapto_dc_send(strapto_dc *dc, const void *data, size_t len, int binary)
         /* sent, or failed for good */
     } else if (pc->queued + len > pc->max_buffered) {
         rc = STRAPTO_EAGAIN;
+        if (!dc->want_low) { /* the queue is the peer's: this channel may have nothing in it */
+            dc->want_low = 1;
+            pc->n_want_low++;
+        }
     } else {
         st_outmsg *m = malloc(sizeof *m + len);
         if (!m) {
@@ -455,6 +459,18 @@ void st_dc_on_writable(strapto_peer *pc)
         }
         free(m);
         strapto_dc_unref(dc); /* the queue's reference; the table still holds one while open */
+    }
+    if (pc->n_want_low && pc->queued <= pc->max_buffered / 2) {
+        for (int i = 0; i < ST_SCTP_STREAMS && pc->n_want_low; i++) {
+            strapto_dc *d = pc->by_sid[i];
+            if (!d || !d->want_low) continue;
+            d->want_low = 0;
+            pc->n_want_low--;
+            if (!d->cbs.on_buffered_amount_low) continue;
+            if (!low) low = g_ptr_array_new();
+            if (!g_ptr_array_find(low, d, NULL)) g_ptr_array_add(low, strapto_dc_ref(d));
+        }
+        pc->n_want_low = 0;
     }
     g_mutex_unlock(&pc->mu);
     if (resets) {

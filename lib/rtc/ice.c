@@ -140,7 +140,11 @@ static int configure(st_ice *ice, const st_ice_config *cfg)
                 rc = STRAPTO_EINVAL;
                 break;
             }
-            /* libnice takes one STUN server */
+            /* libnice takes one STUN server: the first */
+            if (p != v) {
+                ST_WARN("ice", "only the first STUN server is used; ignoring '%s'", *p);
+                continue;
+            }
             g_object_set(ice->agent, "stun-server", ip, "stun-server-port", (guint)port, NULL);
         }
         g_strfreev(v);

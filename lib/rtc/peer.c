@@ -9,6 +9,15 @@
 #define MOD "peer"
 #define SCTP_PORT 5000
 
+/* Every entry from the transports into the peer counts as "inside a
+ * callback" until it returns, so a destruction queued meanwhile (even from a
+ * nested loop iteration) waits until the stack has unwound. */
+static void leave_depth(strapto_peer **pc) { (*pc)->depth--; }
+#define ENTER(pc) \
+    (pc)->depth++; \
+    __attribute__((cleanup(leave_depth))) strapto_peer *depth_guard_ = (pc); \
+    (void)depth_guard_
+
 static const char *state_names[] = {"new", "connecting", "connected", "disconnected", "failed", "closed"};
 
 const char *strapto_peer_state_name(int s)
@@ -29,7 +38,15 @@ static void peer_destroy(strapto_peer *pc);
 
 static gboolean destroy_cb(gpointer data)
 {
-    peer_destroy(data);
+    strapto_peer *pc = data;
+    if (pc->depth > 0) { /* a callback of this peer runs further up the stack */
+        GSource *s = g_timeout_source_new(1);
+        g_source_set_callback(s, destroy_cb, pc, NULL);
+        g_source_attach(s, pc->mc);
+        g_source_unref(s);
+        return G_SOURCE_REMOVE;
+    }
+    peer_destroy(pc);
     return G_SOURCE_REMOVE;
 }
 
@@ -68,6 +85,7 @@ static int sctp_send(void *user, const uint8_t *data, size_t len)
 static void sctp_connected(void *user)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     set_state(pc, STRAPTO_PEER_CONNECTED);
     st_dc_on_sctp_connected(pc);
 }
@@ -75,18 +93,21 @@ static void sctp_connected(void *user)
 static void sctp_message(void *user, uint16_t sid, uint32_t ppid, const uint8_t *data, size_t len)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (!pc->closed) st_dc_on_message(pc, sid, ppid, data, len);
 }
 
 static void sctp_stream_reset(void *user, uint16_t sid)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (!pc->closed) st_dc_on_stream_reset(pc, sid);
 }
 
 static void sctp_writable(void *user)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (!pc->closed) st_dc_on_writable(pc);
 }
 
@@ -95,6 +116,7 @@ static void close_internal(strapto_peer *pc, int final_state);
 static void sctp_closed(void *user, int err)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     ST_INFO(MOD, "SCTP association ended%s", err ? " with an error" : "");
     close_internal(pc, err ? STRAPTO_PEER_FAILED : STRAPTO_PEER_CLOSED);
 }
@@ -108,6 +130,7 @@ static void dtls_send(void *user, const uint8_t *data, size_t len)
 static void dtls_connected(void *user)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     static const st_sctp_callbacks cbs = {sctp_send, sctp_connected, sctp_message, sctp_stream_reset,
                                           sctp_writable, sctp_closed};
     ST_DEBUG(MOD, "DTLS connected; starting SCTP (remote port %d)", pc->remote_sctp_port);
@@ -121,12 +144,14 @@ static void dtls_connected(void *user)
 static void dtls_data(void *user, const uint8_t *data, size_t len)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (pc->sctp && !pc->closed) st_sctp_input(pc->sctp, data, len);
 }
 
 static void dtls_closed(void *user, int err)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (err) ST_WARN(MOD, "DTLS failed: %s", strapto_strerror(err));
     else ST_INFO(MOD, "remote closed the DTLS session");
     close_internal(pc, err ? STRAPTO_PEER_FAILED : STRAPTO_PEER_CLOSED);
@@ -143,6 +168,7 @@ static void start_dtls_if_ready(strapto_peer *pc)
 static void ice_candidate(void *user, const char *cand)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (!pc->released && pc->cbs.on_candidate)
         pc->cbs.on_candidate(pc, cand, pc->app_mid ? pc->app_mid : "0", pc->app_mline, pc->cbs.user);
 }
@@ -150,6 +176,7 @@ static void ice_candidate(void *user, const char *cand)
 static void ice_state(void *user, int s)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (pc->closed) return;
     switch (s) {
     case ST_ICE_CHECKING: set_state(pc, STRAPTO_PEER_CONNECTING); break;
@@ -169,6 +196,7 @@ static void ice_state(void *user, int s)
 static void ice_data(void *user, const uint8_t *data, size_t len)
 {
     strapto_peer *pc = user;
+    ENTER(pc);
     if (pc->closed || len == 0) return;
     if (data[0] < 20 || data[0] > 63) { /* not DTLS (RFC 7983): RTP/RTCP comes with media */
         pc->dropped_datagrams++;
@@ -243,6 +271,7 @@ static void peer_destroy(strapto_peer *pc)
     st_dc_free_queue(pc);
     g_ptr_array_free(pc->pending, TRUE);
     for (int i = 0; i < pc->n_early; i++) g_free(pc->early[i]);
+    for (int i = 0; i < pc->n_early_cands; i++) g_free(pc->early_cands[i]);
     for (size_t i = 0; i < pc->n_remote_mlines; i++) {
         free(pc->remote_mlines[i].kind);
         free(pc->remote_mlines[i].proto);
@@ -574,6 +603,12 @@ static void set_remote_task(void *data)
     pc->have_remote = 1;
     pc->sig = is_offer ? SIG_HAVE_REMOTE_OFFER : SIG_STABLE;
     sdp_free(s);
+    for (int i = 0; i < pc->n_early_cands; i++) { /* candidates that came first */
+        if (*pc->early_cands[i]) st_ice_add_remote_candidate(pc->ice, pc->early_cands[i]);
+        else st_ice_remote_gathering_done(pc->ice);
+        g_free(pc->early_cands[i]);
+    }
+    pc->n_early_cands = 0;
     if (!is_offer) create_dtls(pc);
     o->rc = 0;
 }
@@ -597,7 +632,13 @@ static void add_candidate_task(void *data)
     op *o = data;
     strapto_peer *pc = o->pc;
     if (pc->closed) { o->rc = STRAPTO_ECLOSED; return; }
-    if (!pc->have_remote) { o->rc = STRAPTO_ESTATE; return; }
+    if (!pc->have_remote) {
+        /* trickle can outrun the description: keep a bounded number for later */
+        if (pc->n_early_cands >= ST_ICE_MAX_REMOTE_CANDIDATES) { o->rc = STRAPTO_ELIMIT; return; }
+        pc->early_cands[pc->n_early_cands++] = g_strdup(o->cand ? o->cand : "");
+        o->rc = 0;
+        return;
+    }
     if (!o->cand || !*o->cand || !strcmp(o->cand, "end-of-candidates") || !strcmp(o->cand, "a=end-of-candidates")) {
         st_ice_remote_gathering_done(pc->ice);
         o->rc = 0;

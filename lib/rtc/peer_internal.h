@@ -27,6 +27,7 @@ struct strapto_dc {
     int acked;             /* the remote knows the channel (ACK seen, or it opened it) */
     int reset_sent;
     int close_after_flush; /* close() asked while data was queued */
+    int want_low;          /* refused with EAGAIN: tell it when the queue drains */
     int in_table;          /* holds the table's reference */
     strapto_dc_callbacks cbs; /* under pc->mu */
     size_t buffered, low_threshold; /* under pc->mu */
@@ -53,7 +54,7 @@ struct strapto_peer {
     int released;          /* the user freed it: no more callbacks */
     int closed;
     int state;
-    int destroy_posted;
+    int depth;             /* transport callbacks running (loop thread only) */
 
     /* signaling */
     int have_local, have_remote;
@@ -81,6 +82,9 @@ struct strapto_peer {
     size_t early_len[ST_MAX_EARLY_DATAGRAMS];
     int n_early;
     uint64_t dropped_datagrams;
+    char *early_cands[ST_ICE_MAX_REMOTE_CANDIDATES]; /* before the remote description */
+    int n_early_cands;
+    int n_want_low;        /* channels refused with EAGAIN by the peer-wide bound (under mu) */
 
     /* channels and the send queue, under mu */
     GMutex mu;

@@ -31,6 +31,7 @@ struct st_sctp {
     GMutex qmu;
     inbound *qhead, *qtail;
     int drain_scheduled, writable_scheduled;
+    int draining;
     GSource *drain_src, *writable_src;
     /* reassembly of partial deliveries, per stream */
     GHashTable *partial; /* sid -> GByteArray */
@@ -281,6 +282,11 @@ static void deliver(st_sctp *s, inbound *m)
 
 static void drain(st_sctp *s)
 {
+    /* A user callback may run the loop recursively (st_ctx_run_sync into
+     * another loop); a nested drain would deliver newer messages before the
+     * rest of this batch. The outer drain picks them up instead. */
+    if (s->draining) return;
+    s->draining = 1;
     for (;;) {
         g_mutex_lock(&s->qmu);
         inbound *m = s->qhead;
@@ -295,6 +301,7 @@ static void drain(st_sctp *s)
             m = next;
         }
     }
+    s->draining = 0;
 }
 
 /* ---- API ---- */
