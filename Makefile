@@ -129,6 +129,9 @@ install: all
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@PRIVLIBS@|$(LDLIBS_ALL)|' strapto.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/strapto.pc
 	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done; true
 	for m in man/*.3; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done; true
+	@# one link per function name, so that `man strapto_peer_new` finds its page
+	for m in man/*.3; do p=$$(basename $$m); for n in $$(sed -n 's/^\.Nm \(strapto_[a-z0-9_]*\).*/\1/p' $$m); do \
+	  [ "$$n.3" = "$$p" ] || ln -sf $$p $(DESTDIR)$(MANDIR)/man3/$$n.3; done; done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libstrapto.* $(DESTDIR)$(BINDIR)/strapto-cli $(DESTDIR)$(PKGCONFIGDIR)/strapto.pc
