@@ -267,13 +267,15 @@ int st_ice_new(GMainContext *mc, const st_ice_config *cfg, const st_ice_callback
     ice->mc = mc;
     ice->cbs = *cbs;
     ice->user = user;
-    ice->agent = nice_agent_new_full(mc, NICE_COMPATIBILITY_RFC5245,
-                                     NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_REGULAR_NOMINATION);
+    /* Aggressive nomination when controlling: regular nomination costs a
+     * second round of checks (~40 ms) before the pair is usable. */
+    ice->agent = nice_agent_new_full(mc, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!ice->agent) {
         free(ice);
         return STRAPTO_ENOMEM;
     }
-    g_object_set(ice->agent, "ice-tcp", FALSE, "upnp", FALSE, NULL);
+    /* 5 ms between checks (RFC 8445 Ta allows it for few pairs) instead of 20 */
+    g_object_set(ice->agent, "ice-tcp", FALSE, "upnp", FALSE, "stun-pacing-timer", 5u, NULL);
     ice->stream = nice_agent_add_stream(ice->agent, 1);
     int rc = configure(ice, cfg);
     if (rc < 0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <usrsctp.h>
 #include "core/internal.h"
+#include "rtc/crc32c.h"
 #include "rtc/sctp.h"
 
 #define SCTP_BUFSIZE (4 * 1024 * 1024)
@@ -57,7 +58,17 @@ static int conn_output(void *addr, void *buf, size_t len, uint8_t tos, uint8_t s
     int rc = -1;
     g_rw_lock_reader_lock(&live_lock);
     st_sctp *s = addr;
-    if (live && g_hash_table_contains(live, s)) rc = s->cbs.send(s->user, buf, len) == 0 ? 0 : -1;
+    if (live && g_hash_table_contains(live, s)) {
+        /* usrsctp leaves the checksum to us (offload): SSE4.2 is several
+         * times faster than its table */
+        if (len >= 12) {
+            uint8_t *b = buf;
+            memset(b + 8, 0, 4);
+            uint32_t crc = st_sctp_crc32c(b, len);
+            memcpy(b + 8, &crc, 4);
+        }
+        rc = s->cbs.send(s->user, buf, len) == 0 ? 0 : -1;
+    }
     g_rw_lock_reader_unlock(&live_lock);
     return rc;
 }
@@ -81,6 +92,7 @@ static void global_ref(void)
     g_mutex_lock(&glob_mu);
     if (!usrsctp_ready) {
         usrsctp_init_nothreads(0, conn_output, debug_printf);
+        usrsctp_enable_crc32c_offload(); /* computed in conn_output; input is DTLS-authenticated */
         usrsctp_sysctl_set_sctp_ecn_enable(0);
         usrsctp_sysctl_set_sctp_pr_enable(1);
         usrsctp_sysctl_set_sctp_reconfig_enable(1);
