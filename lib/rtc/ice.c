@@ -8,6 +8,8 @@
 #include "core/internal.h"
 #include "rtc/ice.h"
 
+#define ST_ICE_SOCKET_BUFFER (4 * 1024 * 1024)
+
 struct st_ice {
     NiceAgent *agent;
     guint stream;
@@ -234,10 +236,22 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint
     }
 }
 
+/* Bigger kernel buffers on the socket in use: bursts of DTLS records
+ * overflow the default 208 KiB and SCTP then has to retransmit. */
+static void size_socket_buffers(st_ice *ice)
+{
+    GSocket *sock = nice_agent_get_selected_socket(ice->agent, ice->stream, 1);
+    if (!sock) return;
+    g_socket_set_option(sock, SOL_SOCKET, SO_RCVBUF, ST_ICE_SOCKET_BUFFER, NULL);
+    g_socket_set_option(sock, SOL_SOCKET, SO_SNDBUF, ST_ICE_SOCKET_BUFFER, NULL);
+    g_object_unref(sock);
+}
+
 static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *l, NiceCandidate *r,
                              gpointer data)
 {
     st_ice *ice = data;
+    size_socket_buffers(ice);
     char a[NICE_ADDRESS_STRING_LEN], b[NICE_ADDRESS_STRING_LEN];
     nice_address_to_string(&l->addr, a);
     nice_address_to_string(&r->addr, b);

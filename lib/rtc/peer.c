@@ -121,10 +121,34 @@ static void sctp_closed(void *user, int err)
     close_internal(pc, err ? STRAPTO_PEER_FAILED : STRAPTO_PEER_CLOSED);
 }
 
+/* Called with the DTLS lock held. Before ICE has a pair (a remote that is
+ * faster than us sent its ClientHello already) libnice drops what we send:
+ * keep the flight and send it the moment ICE connects, instead of waiting
+ * for the DTLS retransmission timer. */
 static void dtls_send(void *user, const uint8_t *data, size_t len)
 {
     strapto_peer *pc = user;
+    if (!g_atomic_int_get(&pc->ice_up)) {
+        g_mutex_lock(&pc->outq_mu);
+        int held = !pc->ice_up;
+        if (held && pc->n_outq < ST_MAX_EARLY_DATAGRAMS && (pc->outq[pc->n_outq] = g_memdup2(data, len)))
+            pc->outq_len[pc->n_outq++] = len;
+        g_mutex_unlock(&pc->outq_mu);
+        if (held) return;
+    }
     st_ice_send(pc->ice, data, len);
+}
+
+static void flush_outq(strapto_peer *pc)
+{
+    g_mutex_lock(&pc->outq_mu);
+    g_atomic_int_set(&pc->ice_up, 1);
+    for (int i = 0; i < pc->n_outq; i++) {
+        st_ice_send(pc->ice, pc->outq[i], pc->outq_len[i]);
+        g_free(pc->outq[i]);
+    }
+    pc->n_outq = 0;
+    g_mutex_unlock(&pc->outq_mu);
 }
 
 static void dtls_connected(void *user)
@@ -181,6 +205,9 @@ static void ice_state(void *user, int s)
     switch (s) {
     case ST_ICE_CHECKING: set_state(pc, STRAPTO_PEER_CONNECTING); break;
     case ST_ICE_CONNECTED:
+        if (!pc->ice_up) {
+            flush_outq(pc); /* sets ice_up under the lock */
+        }
         if (pc->sctp_up) set_state(pc, STRAPTO_PEER_CONNECTED);
         else set_state(pc, STRAPTO_PEER_CONNECTING);
         start_dtls_if_ready(pc);
@@ -246,6 +273,7 @@ int strapto_peer_new(strapto_ctx *ctx, const strapto_peer_config *cfg, const str
     pc->dtls_client = -1;
     pc->app_mline = 0;
     g_mutex_init(&pc->mu);
+    g_mutex_init(&pc->outq_mu);
     pc->pending = g_ptr_array_new();
     RAND_bytes((unsigned char *)&pc->sess_id, sizeof pc->sess_id);
     pc->sess_id &= 0x3fffffffffffffffULL;
@@ -283,6 +311,8 @@ static void peer_destroy(strapto_peer *pc)
     free(pc->stun);
     free(pc->turn);
     free(pc->local_addrs);
+    for (int i = 0; i < pc->n_outq; i++) g_free(pc->outq[i]);
+    g_mutex_clear(&pc->outq_mu);
     g_mutex_clear(&pc->mu);
     st_ctx_release_loop(pc->ctx, pc->loop);
     st_ctx_obj_del(pc->ctx);

@@ -82,6 +82,12 @@ struct strapto_peer {
     size_t early_len[ST_MAX_EARLY_DATAGRAMS];
     int n_early;
     uint64_t dropped_datagrams;
+    /* DTLS datagrams written before ICE had a pair (outq_mu) */
+    GMutex outq_mu;
+    gint ice_up;           /* ICE connected once: send directly from now on (atomic) */
+    uint8_t *outq[ST_MAX_EARLY_DATAGRAMS];
+    size_t outq_len[ST_MAX_EARLY_DATAGRAMS];
+    int n_outq;
     char *early_cands[ST_ICE_MAX_REMOTE_CANDIDATES]; /* before the remote description */
     int n_early_cands;
     int n_want_low;        /* channels refused with EAGAIN by the peer-wide bound (under mu) */
