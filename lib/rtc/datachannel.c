@@ -494,16 +494,20 @@ void st_dc_on_writable(strapto_peer *pc)
 
 void st_dc_free_queue(strapto_peer *pc)
 {
+    g_mutex_lock(&pc->mu);
     st_outmsg *m = pc->q_head;
     pc->q_head = pc->q_tail = NULL;
+    pc->queued = 0;
+    for (st_outmsg *i = m; i; i = i->next) i->dc->buffered -= i->len;
+    g_mutex_unlock(&pc->mu);
+    /* queued messages hold their channel, which holds the peer: drop them
+     * outside the lock, or a closed peer would never be freed */
     while (m) {
         st_outmsg *next = m->next;
-        m->dc->buffered -= m->len;
         strapto_dc_unref(m->dc);
         free(m);
         m = next;
     }
-    pc->queued = 0;
 }
 
 /* ---- the rest of the API ---- */

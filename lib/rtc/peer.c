@@ -325,6 +325,7 @@ static void close_internal(strapto_peer *pc, int final_state)
     pc->closed = 1;
     st_peer_ref(pc); /* callbacks below may drop the user's reference */
     st_dc_close_all(pc);
+    st_dc_free_queue(pc); /* unsent messages die with the connection */
     if (pc->sctp) st_sctp_close(pc->sctp);
     if (pc->dtls) st_dtls_close(pc->dtls);
     if (final_state == STRAPTO_PEER_FAILED) set_state(pc, STRAPTO_PEER_FAILED);

@@ -27,6 +27,7 @@ class Peer:
         self.name = name
         self.other = []
         self.on_signal = None
+        self.pending = []
         self.lock = threading.Lock()
         self.err = open(stderr_path, "wb") if stderr_path else None
         cmd = (cmd or [CLI, "peer"]) + args
@@ -47,8 +48,12 @@ class Peer:
                 log(self.name, "non-JSON stdout:", line[:200])
                 continue
             if msg.get("type") in SIGNAL_TYPES:
-                if self.on_signal:
-                    self.on_signal(msg)
+                with self.lock:
+                    target = self.on_signal
+                    if not target:  # not connected yet: keep it for connect()
+                        self.pending.append(msg)
+                if target:
+                    target(msg)
             else:
                 with self.lock:
                     self.other.append(msg)
@@ -82,10 +87,22 @@ class Peer:
             self.p.terminate()
 
 
+def set_signal_target(peer, fn):
+    """Route peer's signaling lines to fn, first those printed before now."""
+    while True:
+        with peer.lock:
+            held, peer.pending = peer.pending, []
+            if not held:
+                peer.on_signal = fn
+                return
+        for m in held:
+            fn(m)
+
+
 def connect(a, b):
     """Cross-connect the signaling of two Peer objects."""
-    a.on_signal = b.send
-    b.on_signal = a.send
+    set_signal_target(a, b.send)
+    set_signal_target(b, a.send)
 
 
 def check(cond, what):

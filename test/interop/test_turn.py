@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 
-from harness import OUT, Peer, check, connect, log
+from harness import OUT, Peer, check, log, set_signal_target
 
 check(shutil.which("turnserver") is not None, "coturn's turnserver is installed")
 port = 34780
@@ -41,8 +41,8 @@ try:
             dst_peer.send(msg)
         return fwd
 
-    a.on_signal = tap(b)
-    b.on_signal = tap(a)
+    set_signal_target(a, tap(b))
+    set_signal_target(b, tap(a))
     ra = a.wait(60)
     rb = b.wait(20)
     check(ra == 0 and rb == 0, "both peers exit 0 (%s, %s)" % (ra, rb))

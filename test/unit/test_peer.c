@@ -343,6 +343,29 @@ static void test_buffered(strapto_ctx *ctx)
     pair_free(&p);
 }
 
+/* A peer freed while its send queue is full is still destroyed. */
+static void test_free_with_queue(strapto_ctx *ctx)
+{
+    WAIT_UNTIL(st_ctx_live_objects(ctx) == 0, 3000); /* earlier tests' peers are gone */
+    int before = st_ctx_live_objects(ctx);
+    CHECK_EQ_INT(before, 0);
+    pair p;
+    REQUIRE(pair_new(ctx, &p, 1024 * 1024) == 0);
+    strapto_dc_callbacks ca = cbs_for(&p.a);
+    strapto_dc *dc = NULL;
+    CHECK_EQ_INT(strapto_peer_create_dc(p.a.pc, NULL, &ca, &dc), 0);
+    REQUIRE(pair_connect(&p) == 0);
+    WAIT_UNTIL(atomic_load(&p.a.opens) == 1, 3000);
+    static uint8_t chunk[64 * 1024];
+    int eagain = 0;
+    for (int i = 0; i < 400 && !eagain; i++) eagain = strapto_dc_send(dc, chunk, sizeof chunk, 1) == STRAPTO_EAGAIN;
+    CHECK(eagain);
+    CHECK(strapto_dc_buffered_amount(dc) > 0);
+    pair_free(&p);
+    WAIT_UNTIL(st_ctx_live_objects(ctx) == before, 3000);
+    CHECK_EQ_INT(st_ctx_live_objects(ctx), before);
+}
+
 static void test_callbacks_that_close(strapto_ctx *ctx)
 {
     /* close a channel, then free a whole peer, from inside on_message */
@@ -570,6 +593,7 @@ int main(void)
     test_channel_kinds(ctx);
     test_buffered(ctx);
     test_callbacks_that_close(ctx);
+    test_free_with_queue(ctx);
     test_hostile_input(ctx);
     test_fingerprint_mismatch(ctx);
     strapto_ctx_free(ctx);
