@@ -15,6 +15,8 @@ LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 BINDIR       ?= $(PREFIX)/bin
 MANDIR       ?= $(PREFIX)/share/man
+DATADIR      ?= $(PREFIX)/share
+WWWDIR       ?= $(DATADIR)/strapto/www
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CC      ?= cc
@@ -51,6 +53,7 @@ TESTPROG_BIN := $(TESTPROG_SRC:test/prog/%.c=$(BUILD)/test/%)
 EX_SRC   := $(sort $(wildcard examples/c/*.c))
 EX_BIN   := $(EX_SRC:examples/c/%.c=$(BUILD)/examples/%)
 HEADERS  := $(sort $(wildcard include/strapto/*.h))
+WWW_FILES := $(sort $(wildcard www/*.html www/*.js www/*.css))
 
 SONAME   := libstrapto.so.$(SOVERSION)
 SHLIB    := $(BUILD)/libstrapto.so.$(VERSION)
@@ -117,6 +120,8 @@ fuzz: $(FUZZ_BIN)
 
 # ---- install ----
 install: all
+	install -d $(DESTDIR)$(WWWDIR)
+	install -m 644 $(WWW_FILES) $(DESTDIR)$(WWWDIR)/
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/strapto $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/strapto/
@@ -135,7 +140,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libstrapto.* $(DESTDIR)$(BINDIR)/strapto-cli $(DESTDIR)$(PKGCONFIGDIR)/strapto.pc
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/strapto
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/strapto $(DESTDIR)$(DATADIR)/strapto
 
 # ---- dependencies (Debian bookworm) ----
 DEB_BUILD := build-essential pkg-config libglib2.0-dev libnice-dev libssl-dev libjansson-dev \
@@ -156,9 +161,11 @@ deps-check:
 
 bench: all
 	bench/dc
+	bench/events
 
 demo: deps-check all
-	@echo "The model stream server (issue 4) is not built yet; see README." >&2; exit 1
+	@echo "make demo: the model stream server with its built-in demo model on http://127.0.0.1:8080/ (Ctrl-C stops)" >&2
+	$(CLI) serve --listen 127.0.0.1:8080 --www www
 
 clean:
 	rm -rf build build-san build-fuzz cli/strapto-cli

@@ -15,6 +15,9 @@ typedef struct cli_command {
 
 int cmd_peer(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_demo_model(int argc, char **argv);
 
 /* Build the effective argument list of a command: options from --config
  * FILE (lines "name = value" or "name" for flags, '#' comments), then from

@@ -3,15 +3,19 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    {"serve", "the model stream server: a model process's output to browsers and programs", cmd_serve},
+    {"events", "the event hub alone: stdin JSON lines to WebSocket clients, their commands to stdout", cmd_events},
     {"peer", "a raw WebRTC peer for scripts and interop tests (JSON-lines signaling)", cmd_peer},
     {"version", "print the version", cmd_version},
+    {"demo-model", NULL, cmd_demo_model}, /* hidden: the built-in model of `serve` */
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: strapto-cli <command> [options]\n\ncommands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (commands[i].summary) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'strapto-cli <command> --help' describes a command; see strapto-cli(1).\n");
 }
 

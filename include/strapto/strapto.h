@@ -7,4 +7,5 @@
 #include "ctx.h"
 #include "bus.h"
 #include "peer.h"
+#include "server.h"
 #endif

@@ -35,10 +35,13 @@ int st_hub_new_detached(strapto_ctx *ctx, const strapto_event_hub_config *cfg,
 int st_hub_loop(strapto_event_hub *hub);
 
 /* Serve the hub's WebSocket at `path` on `h` (same loop as the hub). The
- * upgrade is refused with 401 (JSON error body) without h's token and with
- * 503 past max_clients. One attachment per hub: STRAPTO_ESTATE if already
- * attached, STRAPTO_EINVAL when called off the hub's loop. The hub removes
- * its handler and closes its WebSocket clients when freed, so free the hub
+ * upgrade is refused with 401 (JSON error body) without h's token, with 503
+ * past max_clients, with 400 when it is not a WebSocket handshake (a
+ * refusal also closes the connection). The hub pings a WebSocket client
+ * silent for 20 s and closes it when it does not answer within 20 s more.
+ * One attachment per hub: STRAPTO_ESTATE if already attached,
+ * STRAPTO_EINVAL when called off the hub's loop. The hub removes its
+ * handler and closes its WebSocket clients when freed, so free the hub
  * before the st_httpd. */
 int st_hub_attach(strapto_event_hub *hub, st_httpd *h, const char *path);
 
@@ -101,7 +104,9 @@ int st_hub_ext_message(st_hub_ext *c, const char *text, size_t len, int binary);
 /* The transport can take more after a send() returned STRAPTO_EAGAIN. */
 void st_hub_ext_writable(st_hub_ext *c);
 /* Unregister and free. Safe from inside the client's own send()/close()
- * callbacks. NULL is ignored. */
+ * callbacks. After strapto_event_hub_free() (which calls close() with 1001
+ * for every external client still registered), any thread. NULL is
+ * ignored. */
 void st_hub_ext_free(st_hub_ext *c);
 
 /* ---- figures (for /status and /metrics) ---- */

@@ -70,7 +70,7 @@ typedef struct st_model_info {
     int last_signal;         /* signal of the last exit, 0: none */
     uint64_t lines_out;      /* stdout lines published */
     uint64_t inputs_written; /* lines written to stdin */
-    uint64_t inputs_refused; /* stdin queue full */
+    uint64_t inputs_refused; /* stdin queue full, model stopped, or dropped by the bus */
     const char *name;        /* e.g. "python3 model.py"; owned by the model */
 } st_model_info;
 
