@@ -3,8 +3,10 @@
 #  1. every function exported by $BUILD/libstrapto.so (nm -D, type T) is
 #     named in the NAME (.Nm) or SYNOPSIS (.Fn/.Fo) section of a man/*.3 page;
 #  2. `mandoc -T lint -W warning` says nothing about any page in man/;
-#  3. every long option of cli/cmd_peer.c's option table appears in
-#     man/strapto-cli.1 (as --NAME in the rendered page).
+#  3. every long option of the option table of every cli/cmd_*.c command
+#     appears in man/strapto-cli.1 (as --NAME in the rendered page), except
+#     for hidden commands (those listed with a NULL summary in cli/main.c,
+#     such as demo-model) and commands without a `struct option` table.
 # Run from the repository root with BUILD set to the build directory.
 # Exits 0 when all hold, 1 otherwise, saying what failed.
 set -u
@@ -84,27 +86,57 @@ fi
 
 # ---- 3. CLI options are in strapto-cli(1) ----
 CLI_PAGE=man/strapto-cli.1
-CLI_SRC=cli/cmd_peer.c
+CLI_MAIN=cli/main.c
+
+# the entries {"name", ...} of a `struct option NAME[] = {...}` table (any
+# number of entries per line)
+long_opts_of() {
+    awk '
+        /struct option[ \t]+[A-Za-z_0-9]+\[\][ \t]*=/ { t = 1; sub(/.*=/, "") }
+        t {
+            line = $0
+            while (match(line, /\{[ \t]*"[^"]+"/)) {
+                s = substr(line, RSTART, RLENGTH); line = substr(line, RSTART + RLENGTH)
+                sub(/^\{[ \t]*"/, "", s); sub(/"$/, "", s); print s
+            }
+        }
+        t && /\};/ { t = 0 }
+    ' "$1"
+}
+
+# functions of hidden commands: {"name", NULL, cmd_fn} in cli/main.c
+hidden_fns() {
+    [ -f "$CLI_MAIN" ] || return 0
+    sed -n 's/.*{[ \t]*"[^"]*"[ \t]*,[ \t]*NULL[ \t]*,[ \t]*\([A-Za-z_0-9]*\)[ \t]*}.*/\1/p' "$CLI_MAIN"
+}
+
+cli_srcs=(cli/cmd_*.c)
 if [ ! -f "$CLI_PAGE" ]; then
     bad "$CLI_PAGE is missing"
-elif [ ! -f "$CLI_SRC" ]; then
-    bad "$CLI_SRC is missing"
+elif [ ${#cli_srcs[@]} -eq 0 ]; then
+    bad "no cli/cmd_*.c command found"
+elif ! command -v mandoc >/dev/null 2>&1; then
+    bad "mandoc is needed to render $CLI_PAGE"
 else
-    # the entries {"name", ...} of the `struct option long_opts[]` table
-    opts=$(awk '
-        /struct option[ \t]+[A-Za-z_0-9]+\[\][ \t]*=/ { t = 1; next }
-        t && /^[ \t]*\};/ { t = 0 }
-        t && match($0, /\{[ \t]*"[^"]+"/) { s = substr($0, RSTART, RLENGTH); sub(/^\{[ \t]*"/, "", s); sub(/"$/, "", s); print s }
-    ' "$CLI_SRC")
-    if [ -z "$opts" ]; then
-        bad "no long option table found in $CLI_SRC"
-    elif ! command -v mandoc >/dev/null 2>&1; then
-        bad "mandoc is needed to render $CLI_PAGE"
-    else
-        # rendered text, without the overstrike of bold and underline
-        text=$(mandoc -T ascii "$CLI_PAGE" 2>/dev/null | sed 's/.\x08//g')
+    # rendered text, without the overstrike of bold and underline
+    text=$(mandoc -T ascii "$CLI_PAGE" 2>/dev/null | sed 's/.\x08//g')
+    hidden=" $(hidden_fns | tr '\n' ' ') "
+    n_cmds=0
+    n_opts=0
+    opts_ok=1
+    for src in "${cli_srcs[@]}"; do
+        fn=$(basename "$src" .c)
+        if [[ "$hidden" == *" $fn "* ]]; then
+            echo "note: $src skipped (hidden command)"
+            continue
+        fi
+        opts=$(long_opts_of "$src")
+        if [ -z "$opts" ]; then
+            echo "note: $src skipped (no long option table)"
+            continue
+        fi
+        n_cmds=$((n_cmds + 1))
         missing_opts=""
-        n_opts=0
         for o in $opts; do
             n_opts=$((n_opts + 1))
             if ! grep -qE -- "--${o}([^a-z0-9-]|\$)" <<<"$text"; then
@@ -112,10 +144,14 @@ else
             fi
         done
         if [ -n "$missing_opts" ]; then
-            bad "options of $CLI_SRC not in $CLI_PAGE:$missing_opts"
-        else
-            echo "ok: all $n_opts long options of $CLI_SRC are in $CLI_PAGE"
+            bad "options of $src not in $CLI_PAGE:$missing_opts"
+            opts_ok=0
         fi
+    done
+    if [ $n_cmds -eq 0 ]; then
+        bad "no long option table found in cli/cmd_*.c"
+    elif [ $opts_ok = 1 ]; then
+        echo "ok: all $n_opts long options of $n_cmds commands (cli/cmd_*.c) are in $CLI_PAGE"
     fi
 fi
 
