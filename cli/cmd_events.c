@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "cli.h"
-#include "strapto/server.h" /* not (yet) in strapto/strapto.h */
+#include "strapto/server.h"
 
 #define MAX_LINE (2 * 1024 * 1024) /* the bus takes payloads up to 1 MiB */
 #define OUT_QUEUE_MAX 10000           /* stdout lines waiting for the writer */
