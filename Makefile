@@ -146,7 +146,7 @@ uninstall:
 DEB_BUILD := build-essential pkg-config libglib2.0-dev libnice-dev libssl-dev libjansson-dev \
              libusrsctp-dev libsrtp2-dev libsoup-3.0-dev glib-networking clang libclang-rt-14-dev
 DEB_TEST  := python3 python3-aiortc python3-websockets python3-pytest iproute2 nftables \
-             chromium mandoc valgrind procps coturn
+             chromium fonts-dejavu-core openssl mandoc valgrind procps coturn
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_BUILD) $(DEB_TEST)
