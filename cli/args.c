@@ -1,5 +1,6 @@
 /* Options from a config file and the environment, before the command line. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -138,6 +139,17 @@ void cli_free_args(int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) free(argv[i]);
     free(argv);
+}
+
+int cli_parse_count(const char *s, unsigned long long max, unsigned long long *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v == 0 || v > max) return -1;
+    *out = v;
+    return 0;
 }
 
 int cli_set_log_level(const char *name)

@@ -29,6 +29,10 @@ int cli_collect_args(const char *cmd, int argc, char **argv, const struct option
                      char ***out_argv);
 void cli_free_args(int argc, char **argv);
 
+/* A positive decimal number no larger than max (no sign, no trailing text).
+ * Returns 0 and sets *out, or -1. */
+int cli_parse_count(const char *s, unsigned long long max, unsigned long long *out);
+
 /* Apply --log-level NAME; returns 0 or -1 (message printed). */
 int cli_set_log_level(const char *name);
 

@@ -379,16 +379,6 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
-static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-' || v == 0 || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, events_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -412,19 +402,19 @@ static int parse_opts(int argc, char **argv, events_opts *o)
         case 'c': o->tls_cert = optarg; break;
         case 'k': o->tls_key = optarg; break;
         case 'm':
-            if (parse_num(optarg, 1000000, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 1000000, &v) < 0) goto bad;
             o->max_clients = (int)v;
             break;
         case 'q':
-            if (parse_num(optarg, 1u << 20, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 1u << 20, &v) < 0) goto bad;
             o->client_queue = (size_t)v;
             break;
         case 'M':
-            if (parse_num(optarg, 1u << 20, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 1u << 20, &v) < 0) goto bad;
             o->max_message = (size_t)v;
             break;
         case 'T':
-            if (parse_num(optarg, 64, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 64, &v) < 0) goto bad;
             o->threads = (int)v;
             break;
         case 'r': {

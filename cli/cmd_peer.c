@@ -195,10 +195,8 @@ static void on_state(strapto_peer *pc, int state, void *user)
 
 static int parse_size(const char *s, size_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v == 0 || v > (1ULL << 40)) return -1;
+    unsigned long long v;
+    if (cli_parse_count(s, 1ULL << 40, &v) < 0) return -1;
     *out = (size_t)v;
     return 0;
 }

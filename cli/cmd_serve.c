@@ -84,17 +84,6 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
-static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || *s == '-' || !*s) return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v == 0 || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
 static int pick(const char *v, const char *const *names, int n)
 {
     for (int i = 0; i < n; i++)
@@ -155,19 +144,19 @@ static int parse_opts(int argc, char **argv, int cli_local, serve_opts *o)
             if ((o->slow_policy = pick(optarg, slow, 2)) < 0) goto bad;
             break;
         case 'c':
-            if (parse_u64(optarg, 100000, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 100000, &v) < 0) goto bad;
             o->max_clients = (int)v;
             break;
         case 'b':
-            if (parse_u64(optarg, 1ULL << 30, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 1ULL << 30, &v) < 0) goto bad;
             o->max_body = (size_t)v;
             break;
         case 'I':
-            if (parse_u64(optarg, 1ULL << 20, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 1ULL << 20, &v) < 0) goto bad;
             o->max_input = (size_t)v;
             break;
         case 'q':
-            if (parse_u64(optarg, 1ULL << 20, &v) < 0) goto bad;
+            if (cli_parse_count(optarg, 1ULL << 20, &v) < 0) goto bad;
             o->client_queue = (size_t)v;
             break;
         case 'R':

@@ -33,8 +33,10 @@ RTCPeerConnection.
        examined as the start of another message, so a complete unordered
        message behind an incomplete one is not delivered (and is skipped
        again on every later call while the incomplete one stays incomplete).
-   Loss on loopback is rare but happens: aiortc drops UDP datagrams when its
-   socket buffer overflows under a burst. The same loop was ported to werift
+   Loss happens even on loopback: aiortc reads its UDP socket from Python and
+   the kernel drops datagrams when the socket buffer overflows under a burst
+   (thousands of UdpRcvbufErrors during one run of test_aiortc_dc.py). The
+   same loop was ported to werift
    (werift-webrtc#706). The corrected loop below resets start_pos after every
    yield, so each following chunk is examined as a possible message start with
    the FIRST_FRAG and stream-sequence checks, and on an unordered TSN break it
@@ -75,15 +77,16 @@ RTCPeerConnection.
    one chunk (1200), so one such leak is enough: with the sent queue empty
    _flight_size stays >= cwnd, _transmit() never sends again, no SACK or T3
    ever comes to wake it, and aiortc's sending stalls silently while its
-   queues fill (seen: "outbound queue 9, sent queue 0, data channel queue
-   95"). It needs a loss followed by a T3 timeout (RTO >= 1 s) while later
+   queues fill (a stall with exactly that state was seen once on a loaded
+   machine: "outbound queue 9, sent queue 0, data channel queue 95"; the
+   leak itself is shown by self_test_t3()). It needs a loss followed by a T3 timeout (RTO >= 1 s) while later
    chunks were gap-acked, e.g. the receiver's socket buffer overflowing on a
    busy machine. The fixed handler leaves gap-acked chunks alone, as RFC 4960
    only asks to retransmit what is still outstanding, and keeps T3 running
    while anything is outstanding (aiortc restarts it only when the earliest
    chunk is retransmitted).
 
-5. Lost FORWARD-TSN (found under 2% loss). _update_advanced_peer_ack_point()
+5. Lost FORWARD-TSN (found with 2% packet loss added by nftables). _update_advanced_peer_ack_point()
    builds a FORWARD-TSN only when it pops abandoned chunks off the sent
    queue. If that FORWARD-TSN is lost, the abandoned TSN is already gone
    from the queue, so no later SACK or T3 expiry ever sends another one: the
@@ -95,6 +98,7 @@ RTCPeerConnection.
    does that, remembering the ordered streams skipped since the last ack.
 """
 import asyncio
+import os
 import socket
 
 import aioice.ice
@@ -433,7 +437,6 @@ def apply(addresses=None):
     127.0.0.1) and install the fixed pop_messages, FORWARD-TSN receive and
     send logic and T3 expiry. Idempotent."""
     global _applied
-    import os
     if addresses is None:
         addresses = [a for a in os.environ.get("STRAPTO_ICE_ADDRESSES", "127.0.0.1").split(",") if a]
     addresses = list(addresses)

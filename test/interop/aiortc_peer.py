@@ -17,28 +17,6 @@ ORDERED_CHECK = "ordered"
 ANY_ORDER = "any"
 
 
-class _Peer(harness.Peer):
-    """harness.Peer whose signaling callback is in place before the process
-    starts. harness.Peer.__init__ sets on_signal = None and starts the stdout
-    reader at once, and the reader drops signaling lines while on_signal is
-    None; strapto-cli --offer prints its offer within milliseconds, so
-    setting on_signal after the constructor loses the offer now and then on
-    a busy machine. Here the None from the constructor is ignored."""
-
-    def __init__(self, args, name, stderr_path, on_signal):
-        self._on_signal = on_signal
-        super().__init__(args, name, stderr_path=stderr_path)
-
-    @property
-    def on_signal(self):
-        return self._on_signal
-
-    @on_signal.setter
-    def on_signal(self, fn):
-        if fn is not None:
-            self._on_signal = fn
-
-
 class AsyncStrapto:
     """A strapto-cli peer whose signaling lines arrive on an asyncio queue."""
 
@@ -46,8 +24,10 @@ class AsyncStrapto:
         self.loop = asyncio.get_running_loop()
         self.queue = asyncio.Queue()
         self.stderr_path = stderr_path
-        self.peer = _Peer(args, name, stderr_path,
-                          lambda m: self.loop.call_soon_threadsafe(self.queue.put_nowait, m))
+        self.peer = harness.Peer(args, name, stderr_path=stderr_path)
+        # lines printed before this (the offer comes within milliseconds) are
+        # held by the harness and replayed here
+        harness.set_signal_target(self.peer, lambda m: self.loop.call_soon_threadsafe(self.queue.put_nowait, m))
 
     async def recv(self, timeout):
         return await asyncio.wait_for(self.queue.get(), timeout)
