@@ -1,5 +1,6 @@
 /* JSON-lines signaling over stdin/stdout (see signal.h). */
 #include <errno.h>
+#include <glib.h>
 #include <jansson.h>
 #include <poll.h>
 #include <unistd.h>
@@ -51,9 +52,50 @@ static void send_sdp(const char *type, const char *sdp)
 }
 
 /* Send the local description now, then any candidates held back. */
+/* With trickle, candidates that will follow as their own lines (those held
+ * back while the description was made) are taken out of it, so nothing is
+ * said twice: a strict trickle peer refuses a candidate repeated after
+ * end-of-candidates. Candidates gathered earlier (after an ICE restart: all
+ * of them) stay in the description. */
+static int held_has(sig_session *s, const char *line, size_t n)
+{
+    int found = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_held && !found; i++) {
+        json_t *o = json_loads(s->held[i], 0, NULL);
+        const char *c = json_string_value(json_object_get(o, "candidate"));
+        const char *t = json_string_value(json_object_get(o, "type"));
+        if (c) found = n >= 2 + strlen(c) && !strncmp(line + 2, c, strlen(c)) &&
+                       (line[2 + strlen(c)] == '\r' || line[2 + strlen(c)] == '\n');
+        else if (t && !strcmp(t, "end-of-candidates")) found = !strncmp(line, "a=end-of-candidates", 19);
+        json_decref(o);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+static char *without_held(sig_session *s, const char *sdp)
+{
+    GString *out = g_string_sized_new(strlen(sdp));
+    for (const char *p = sdp; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        int cand = !strncmp(p, "a=candidate:", 12) || !strncmp(p, "a=end-of-candidates", 19);
+        if (!cand || !held_has(s, p, n)) g_string_append_len(out, p, (gssize)n);
+        p += n;
+    }
+    return g_string_free(out, FALSE);
+}
+
 static void send_local(sig_session *s, const char *type, const char *sdp)
 {
-    send_sdp(type, sdp);
+    if (s->trickle) {
+        char *bare = without_held(s, sdp);
+        send_sdp(type, bare);
+        g_free(bare);
+    } else {
+        send_sdp(type, sdp);
+    }
     pthread_mutex_lock(&s->mu);
     s->local_sent = 1;
     char **held = s->held;

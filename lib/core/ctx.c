@@ -251,8 +251,6 @@ void st_ctx_run_sync(strapto_ctx *ctx, int index, strapto_task_fn fn, void *user
 void st_ctx_obj_add(strapto_ctx *ctx) { g_atomic_int_inc(&ctx->live_objects); }
 void st_ctx_obj_del(strapto_ctx *ctx) { g_atomic_int_add(&ctx->live_objects, -1); }
 int st_ctx_live_objects(strapto_ctx *ctx) { return g_atomic_int_get(&ctx->live_objects); }
-int st_ctx_bus_queue(strapto_ctx *ctx) { return ctx->bus_queue; }
-int st_ctx_bus_replay(strapto_ctx *ctx) { return ctx->bus_replay; }
 strapto_bus *strapto_ctx_bus(strapto_ctx *ctx) { return ctx ? ctx->bus : NULL; }
 
 void *st_ctx_rtc_state(strapto_ctx *ctx)

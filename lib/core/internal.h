@@ -38,9 +38,6 @@ void st_ctx_run_sync(strapto_ctx *ctx, int index, strapto_task_fn fn, void *user
 void st_ctx_obj_add(strapto_ctx *ctx);
 void st_ctx_obj_del(strapto_ctx *ctx);
 int st_ctx_live_objects(strapto_ctx *ctx);
-/* The context's default bus queue bound and replay size. */
-int st_ctx_bus_queue(strapto_ctx *ctx);
-int st_ctx_bus_replay(strapto_ctx *ctx);
 
 /* Bus lifecycle (owned by the context). */
 struct strapto_bus;

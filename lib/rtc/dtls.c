@@ -302,13 +302,6 @@ void st_dtls_close(st_dtls *d)
     g_mutex_unlock(&d->mu);
 }
 
-int st_dtls_is_connected(st_dtls *d)
-{
-    g_mutex_lock(&d->mu);
-    int c = d->connected && !d->closed && !d->failed;
-    g_mutex_unlock(&d->mu);
-    return c;
-}
 
 uint64_t st_dtls_bad_input(st_dtls *d) { return d->bad_input; }
 

@@ -38,7 +38,6 @@ int st_dtls_write(st_dtls *d, const uint8_t *data, size_t len);
 /* Send close_notify. */
 void st_dtls_close(st_dtls *d);
 void st_dtls_free(st_dtls *d);
-int st_dtls_is_connected(st_dtls *d);
 /* Counters of refused input (datagrams OpenSSL rejected). */
 uint64_t st_dtls_bad_input(st_dtls *d);
 /* SRTP keying material (for media): profile name and 2*(key+salt) bytes. */

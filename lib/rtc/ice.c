@@ -18,7 +18,6 @@ struct st_ice {
     void *user;
     int gathering, gathered;
     int state;
-    int remote_set;
     int restarting; /* until a pair is selected with the new credentials */
     size_t n_remote;
     char *ufrag, *pwd;
@@ -367,7 +366,6 @@ int st_ice_set_remote_credentials(st_ice *ice, const char *ufrag, const char *pw
     g_free(ice->remote_pwd);
     ice->remote_ufrag = g_strdup(ufrag);
     ice->remote_pwd = g_strdup(pwd);
-    ice->remote_set = 1;
     return 0;
 }
 
@@ -438,13 +436,3 @@ int st_ice_send(st_ice *ice, const uint8_t *data, size_t len)
 
 int st_ice_state(st_ice *ice) { return ice->state; }
 
-void st_ice_selected_pair(st_ice *ice, char *buf, size_t len)
-{
-    NiceCandidate *l = NULL, *r = NULL;
-    buf[0] = 0;
-    if (!nice_agent_get_selected_pair(ice->agent, ice->stream, 1, &l, &r)) return;
-    char a[NICE_ADDRESS_STRING_LEN], b[NICE_ADDRESS_STRING_LEN];
-    nice_address_to_string(&l->addr, a);
-    nice_address_to_string(&r->addr, b);
-    snprintf(buf, len, "%s:%u -> %s:%u", a, nice_address_get_port(&l->addr), b, nice_address_get_port(&r->addr));
-}

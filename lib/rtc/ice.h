@@ -51,7 +51,5 @@ int st_ice_restart(st_ice *ice);
 /* Any thread. Returns bytes sent or a negative error. */
 int st_ice_send(st_ice *ice, const uint8_t *data, size_t len);
 int st_ice_state(st_ice *ice);
-/* The selected pair as "local -> remote" text, for logs ("" if none). */
-void st_ice_selected_pair(st_ice *ice, char *buf, size_t len);
 
 #endif
