@@ -108,7 +108,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(sort $(wildcard test/fuzz/*.c))
 FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB_SRC := $(LIB_SRC)
-build-fuzz/%: test/fuzz/%.c $(FUZZ_LIB_SRC) $(HEADERS)
+build-fuzz/%: test/fuzz/%.c $(FUZZ_LIB_SRC) $(HEADERS) $(wildcard test/fuzz/*.h lib/*/*.h)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib $(PKG_CFLAGS) \
 	  -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS_ALL)

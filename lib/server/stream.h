@@ -72,6 +72,12 @@ void st_stream_http_routes(strapto_stream_server *srv);
 /* Before the httpd goes: forget pending file reads, stop counting. */
 void st_stream_http_stop(strapto_stream_server *srv);
 /* 1 when the request may go on (see stream_http.c for the cookie rule). */
+/* The file name a GET path maps to under the www folder (g_free it), or
+ * NULL when the path is not a plain relative name: no "." or ".." or
+ * hidden segment, no empty segment, no encoded '/', [A-Za-z0-9._-] only. */
+char *st_stream_safe_name(const char *path);
+/* 1 when a Cookie header carries the page cookie with exactly `token`. */
+int st_stream_cookie_token_ok(const char *cookie_header, const char *token);
 int st_stream_authorize(strapto_stream_server *srv, SoupServerMessage *msg, int allow_cookie);
 void st_stream_reply_error(strapto_stream_server *srv, SoupServerMessage *msg, int status, const char *code,
                            const char *message);

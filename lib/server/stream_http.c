@@ -52,7 +52,12 @@ static int secret_equal(const char *a, size_t alen, const char *b)
 static int cookie_ok(strapto_stream_server *srv, SoupServerMessage *msg)
 {
     const char *h = soup_message_headers_get_list(soup_server_message_get_request_headers(msg), "Cookie");
-    if (!h || strlen(h) > 8192) return 0;
+    return st_stream_cookie_token_ok(h, srv->token);
+}
+
+int st_stream_cookie_token_ok(const char *h, const char *token)
+{
+    if (!h || !token || strlen(h) > 8192) return 0;
     int ok = 0;
     gchar **parts = g_strsplit(h, ";", 64);
     for (gchar **p = parts; *p && !ok; p++) {
@@ -60,7 +65,7 @@ static int cookie_ok(strapto_stream_server *srv, SoupServerMessage *msg)
         while (*s == ' ' || *s == '\t') s++;
         if (strncmp(s, COOKIE "=", sizeof COOKIE) != 0) continue;
         char *v = g_uri_unescape_string(s + sizeof COOKIE, NULL);
-        if (v) ok = secret_equal(v, strlen(v), srv->token);
+        if (v) ok = secret_equal(v, strlen(v), token);
         g_free(v);
     }
     g_strfreev(parts);
@@ -140,7 +145,7 @@ static const char *content_type(const char *name)
 }
 
 /* A safe relative name, or NULL. */
-static char *safe_name(const char *path)
+char *st_stream_safe_name(const char *path)
 {
     if (!path || path[0] != '/' || strlen(path) > MAX_PATH_LEN) return NULL;
     const char *rel = path + 1;
@@ -255,7 +260,7 @@ static void handle_static(SoupServer *server, SoupServerMessage *msg, const char
 {
     strapto_stream_server *srv = user;
     if (!st_stream_require_get(srv, msg)) return;
-    char *name = safe_name(path);
+    char *name = st_stream_safe_name(path);
     int is_page = name && !strcmp(name, "index.html");
     /* the page itself needs the token (header or query); its assets accept the cookie too */
     if (!st_stream_authorize(srv, msg, !is_page)) {
