@@ -312,6 +312,10 @@ static void control_done(hub_client *c)
             return;
         }
         if (c->c_len >= 2) code = (c->c_buf[0] << 8) | c->c_buf[1];
+        if (c->c_len > 2 && !g_utf8_validate((const char *)c->c_buf + 2, (gssize)c->c_len - 2, NULL)) {
+            protocol_error(c, 1007, "close reason is not UTF-8"); /* RFC 6455 8.1 */
+            return;
+        }
         c->close_rcvd = 1;
         c->in_stop = 1;
         if (c->close_flushed) {
