@@ -145,18 +145,21 @@ uninstall:
 # ---- dependencies (Debian bookworm) ----
 DEB_BUILD := build-essential pkg-config libglib2.0-dev libnice-dev libssl-dev libjansson-dev \
              libusrsctp-dev libsrtp2-dev libsoup-3.0-dev glib-networking clang libclang-rt-14-dev
-DEB_TEST  := python3 python3-aiortc python3-websockets python3-pytest iproute2 nftables \
+DEB_TEST  := python3 python3-pip python3-venv python3-setuptools python3-wheel python3-aiortc python3-websockets python3-pytest iproute2 nftables \
              chromium fonts-dejavu-core openssl mandoc valgrind procps coturn
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_BUILD) $(DEB_TEST)
 	cd test/browser && npm install --no-audit --no-fund --silent
+	@# the binding's dependency (koffi) into npm's cache: the tests run in a
+	@# network namespace where the registry cannot be reached
+	cd bindings/node && npm install --no-audit --no-fund --silent
 
 # `make test` and `make demo` on a fresh machine: install what is missing
 # (a quick dpkg query when everything is there already).
 deps-check:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_BUILD) $(DEB_TEST) 2>&1 | grep -v ' installed$$' || true); \
-	if [ -n "$$missing" ] || [ ! -d test/browser/node_modules ]; then \
+	if [ -n "$$missing" ] || [ ! -d test/browser/node_modules ] || [ ! -d bindings/node/node_modules ]; then \
 	  echo "make: installing dependencies (make deps)"; $(MAKE) --no-print-directory deps; fi
 
 bench: all
