@@ -102,6 +102,7 @@ static void global_ref(void)
         usrsctp_sysctl_set_sctp_nr_outgoing_streams_default(ST_SCTP_STREAMS);
         usrsctp_sysctl_set_sctp_max_chunks_on_queue(10 * 1024);
         usrsctp_sysctl_set_sctp_delayed_sack_time_default(20);
+        usrsctp_sysctl_set_sctp_sack_freq_default(4);
         usrsctp_sysctl_set_sctp_rto_min_default(200);
         usrsctp_sysctl_set_sctp_rto_initial_default(1000);
         usrsctp_sysctl_set_sctp_rto_max_default(10000);
