@@ -33,11 +33,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
-from test_serve_harness import (Checks, Failed, RtcClient, Server, WsClient, ahttp, describe_gaps, line_numbers,
-                                log, out_dir, read_echo, write_model, PY, ADDR)
+from test_serve_harness import (run_checks, Failed, RtcClient, Server, WsClient, ahttp, describe_gaps, line_numbers,
+                                log, out_dir, read_echo, write_model, PY)
 import harness
 
 TOKEN = "s3cret-token_42"
@@ -259,15 +258,7 @@ async def run(c):
 
 
 def main():
-    c = Checks("bounds")
-    t0 = time.monotonic()
-    try:
-        asyncio.run(asyncio.wait_for(run(c), 240))
-    except (Failed, asyncio.TimeoutError) as e:
-        log("FAIL:", e or "timeout")
-        c.failed.append(str(e))
-    log(f"{'PASS' if not c.failed else 'FAIL'} in {time.monotonic() - t0:.1f} s")
-    sys.exit(1 if c.failed else 0)
+    run_checks("bounds", run, 240)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,9 @@ STRAPTO_SERVE_WS_CLIENTS / STRAPTO_SERVE_RTC_CLIENTS change the numbers."""
 import asyncio
 import json
 import os
-import sys
 import time
 
-from test_serve_harness import (Checks, Failed, RtcClient, Server, WsClient, describe_gaps, line_numbers, log,
+from test_serve_harness import (run_checks, RtcClient, Server, WsClient, describe_gaps, line_numbers, log,
                                 out_dir, write_model, PY)
 
 N = 10000
@@ -143,15 +142,7 @@ async def run(c):
 
 
 def main():
-    c = Checks("burst")
-    t0 = time.monotonic()
-    try:
-        asyncio.run(asyncio.wait_for(run(c), 300))
-    except (Failed, asyncio.TimeoutError) as e:
-        log("FAIL:", e or "timeout")
-        c.failed.append(str(e))
-    log(f"{'PASS' if not c.failed else 'FAIL'} in {time.monotonic() - t0:.1f} s")
-    sys.exit(1 if c.failed else 0)
+    run_checks("burst", run, 300)
 
 
 if __name__ == "__main__":

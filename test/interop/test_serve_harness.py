@@ -65,6 +65,20 @@ class Checks:
             raise Failed(what)
 
 
+def run_checks(tag, run, timeout):
+    """Run `await run(checks)` within `timeout` seconds and exit 0 only when
+    every check passed (the common main() of the test_serve_* files)."""
+    c = Checks(tag)
+    t0 = time.monotonic()
+    try:
+        asyncio.run(asyncio.wait_for(run(c), timeout))
+    except (Failed, asyncio.TimeoutError) as e:
+        log("FAIL:", e or "timeout")
+        c.failed.append(str(e) or "timeout")
+    log(f"{'PASS' if not c.failed else 'FAIL'} in {time.monotonic() - t0:.1f} s")
+    sys.exit(1 if c.failed else 0)
+
+
 def out_dir(name):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)

@@ -21,10 +21,9 @@ the server_status exit event."""
 import asyncio
 import json
 import os
-import sys
 import time
 
-from test_serve_harness import Checks, Failed, Server, WsClient, log, out_dir, read_echo, PY
+from test_serve_harness import run_checks, Server, WsClient, out_dir, PY
 
 MODEL1 = r'''
 import sys
@@ -181,15 +180,7 @@ async def run(c):
 
 
 def main():
-    c = Checks("model")
-    t0 = time.monotonic()
-    try:
-        asyncio.run(asyncio.wait_for(run(c), 90))
-    except (Failed, asyncio.TimeoutError) as e:
-        log("FAIL:", e or "timeout")
-        c.failed.append(str(e))
-    log(f"{'PASS' if not c.failed else 'FAIL'} in {time.monotonic() - t0:.1f} s")
-    sys.exit(1 if c.failed else 0)
+    run_checks("model", run, 90)
 
 
 if __name__ == "__main__":

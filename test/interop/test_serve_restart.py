@@ -19,10 +19,9 @@ the client stays connected."""
 import asyncio
 import os
 import signal
-import sys
 import time
 
-from test_serve_harness import (Checks, Failed, RtcClient, Server, WsClient, ahttp, describe_gaps, line_numbers,
+from test_serve_harness import (run_checks, RtcClient, Server, WsClient, ahttp, describe_gaps, line_numbers,
                                 log, out_dir, write_model, PY)
 
 CRASH = 300
@@ -149,15 +148,7 @@ async def run(c):
 
 
 def main():
-    c = Checks("restart")
-    t0 = time.monotonic()
-    try:
-        asyncio.run(asyncio.wait_for(run(c), 120))
-    except (Failed, asyncio.TimeoutError) as e:
-        log("FAIL:", e or "timeout")
-        c.failed.append(str(e))
-    log(f"{'PASS' if not c.failed else 'FAIL'} in {time.monotonic() - t0:.1f} s")
-    sys.exit(1 if c.failed else 0)
+    run_checks("restart", run, 120)
 
 
 if __name__ == "__main__":

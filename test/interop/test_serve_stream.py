@@ -15,10 +15,9 @@ DELETE and an unknown id answer 404; /status counts what happened."""
 import asyncio
 import json
 import os
-import sys
 import time
 
-from test_serve_harness import (Checks, Failed, RtcClient, Server, ahttp, describe_gaps, line_numbers, log,
+from test_serve_harness import (run_checks, RtcClient, Server, ahttp, describe_gaps, line_numbers, log,
                                 out_dir, read_echo, write_model, PY)
 
 N = 5000
@@ -110,15 +109,7 @@ async def run(c):
 
 
 def main():
-    c = Checks("stream")
-    t0 = time.monotonic()
-    try:
-        asyncio.run(asyncio.wait_for(run(c), 150))
-    except (Failed, asyncio.TimeoutError) as e:
-        log("FAIL:", e or "timeout")
-        c.failed.append(str(e))
-    log(f"{'PASS' if not c.failed else 'FAIL'} in {time.monotonic() - t0:.1f} s")
-    sys.exit(1 if c.failed else 0)
+    run_checks("stream", run, 150)
 
 
 if __name__ == "__main__":
