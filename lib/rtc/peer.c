@@ -323,6 +323,9 @@ static void close_internal(strapto_peer *pc, int final_state)
 {
     if (pc->closed) return;
     pc->closed = 1;
+    if (pc->dropped_datagrams)
+        ST_INFO(MOD, "%llu datagrams dropped (not DTLS, or too early for DTLS)",
+                (unsigned long long)pc->dropped_datagrams);
     st_peer_ref(pc); /* callbacks below may drop the user's reference */
     st_dc_close_all(pc);
     st_dc_free_queue(pc); /* unsent messages die with the connection */
@@ -466,10 +469,7 @@ static void create_offer_task(void *data)
     if (pc->closed) { o->rc = STRAPTO_ECLOSED; return; }
     if (pc->sig == SIG_HAVE_REMOTE_OFFER) { o->rc = STRAPTO_ESTATE; return; }
     if (!pc->app_mid) pc->app_mid = st_strdup("0");
-    if (!pc->have_local) {
-        pc->ice_controlling = 1;
-        st_ice_set_controlling(pc->ice, 1);
-    }
+    if (!pc->have_local) st_ice_set_controlling(pc->ice, 1);
     pc->local_is_offer = 1;
     pc->have_local = 1;
     pc->sig = SIG_HAVE_LOCAL_OFFER;
@@ -601,7 +601,6 @@ static void set_remote_task(void *data)
         if (is_offer) {
             pc->dtls_client = m->setup != SDP_SETUP_ACTIVE; /* actpass/passive/none: we are active */
             int lite = m->ice_lite;
-            pc->ice_controlling = lite;
             st_ice_set_controlling(pc->ice, lite);
         } else {
             pc->dtls_client = m->setup != SDP_SETUP_ACTIVE; /* remote active: we are the server */

@@ -59,7 +59,6 @@ struct strapto_peer {
     /* signaling */
     int have_local, have_remote;
     int local_is_offer;    /* our current local description is an offer */
-    int ice_controlling;
     int sig;               /* signaling state: SIG_* */
     uint64_t sess_id, sess_version;
     char *app_mid;         /* mid of the application section */
